@@ -113,6 +113,13 @@ export class Pusher {
           results.push({ kind: 'recorded', item, localVersion: item.version, upstreamVersion: undefined, deleted: true });
           continue;
         }
+        if (!item.deleted && !item.upstreamDeleted && item.upstreamVersion !== undefined && item.syncedVersion === item.version) {
+          // The pull already found this very version upstream (our earlier request arrived, and its
+          // worker died or its answer was lost while the row stayed leased): sending it again on
+          // top of that upstream version would apply it twice.
+          results.push({ kind: 'recorded', item, localVersion: item.version, upstreamVersion: item.upstreamVersion, upstreamUpdated: item.upstreamUpdated, deleted: false });
+          continue;
+        }
         const unprotected = item.deleted || item.upstreamDeleted || !cap.versionedUpdate || (item.upstreamVersion === undefined && item.wasInDoubt);
         if (unprotected) checks.push(item);
         else planned.push(this.plan(item, item.upstreamVersion));

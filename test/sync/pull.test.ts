@@ -190,6 +190,24 @@ describe.each(BACKENDS)('pull from the upstream FHIR server on %s', (backend) =>
     }
   });
 
+  it('does not send again a change that the pull found upstream while a dead worker still held it', async () => {
+    const p = await create(rec, patient('Orphaned'));
+    await worker.pushUntilIdle();
+    const changed = await update(rec, { ...p, gender: 'male' });
+    // A worker claims the change, its transaction is applied upstream, and it dies before recording it.
+    const claimed = await syncOf(rec).syncStore.claim(10, 'worker-that-died', 300);
+    const item = claimed.find((c) => c.id === p.id);
+    expect(item?.upstreamVersion).toBeDefined();
+    const applied = await upstreamWrite(upstream, 'PUT', `Patient/${p.id}`, { ...changed, meta: undefined }, { 'if-match': `W/"${item!.upstreamVersion}"` });
+    expect(applied.status).toBe(200);
+    // The pull recognises our own change; the dead worker's lease keeps its outbox row for now.
+    expect((await worker.pullOnce())?.outcomes.echo).toBe(1);
+    await new Promise((r) => setTimeout(r, 350));
+    await worker.pushUntilIdle();
+    expect(upstream.versions('Patient', String(p.id))).toHaveLength(2);
+    expect((await syncStatus(rec)).pending).toBe(0);
+  });
+
   it('forgets seen versions only once no poll can read them again', async () => {
     const db = rec.runtime.db;
     await db.query(`INSERT INTO sync_seen (res_type, id, version, upstream_updated) VALUES ('Patient', 'ancient', 'v1', '2001-01-01T00:00:00Z'), ('Patient', 'recent', 'v1', now())`);
