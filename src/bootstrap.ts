@@ -101,6 +101,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   const evaluation = await setupEvaluation({ config, store, service, rules: defaultRules(), logger });
   const sync = config.upstreamFhirUrl ? (await import('./sync/index.js')).setupSync({ config, db, store, service, validator, logger }) : undefined;
   const close = async () => {
+    if (!(await service.idle(config.shutdownTimeoutMs))) logger.warn({ timeoutMs: config.shutdownTimeoutMs }, 'requests still running at shutdown; closing the database anyway');
     await evaluation.close();
     await audit.close();
     await stopListening();

@@ -1,4 +1,5 @@
 import http from 'node:http';
+import pg from 'pg';
 import os from 'node:os';
 import path from 'node:path';
 import { loadDevKey, mintDevToken } from '../src/auth/dev-key.js';
@@ -45,6 +46,47 @@ describe('server lifecycle', () => {
     await closing;
     await expect(fetch(`${url}/healthz`)).rejects.toThrow();
     running = undefined;
+  });
+
+  it('finishes and audits a request whose client hung up before it closes the database', async () => {
+    const schema = `srv_hangup_${process.pid}`;
+    const config = loadConfig({}, { databaseUrl: inject('postgresUrl'), databaseSchema: schema, port: 0, host: '127.0.0.1', logLevel: 'silent', shutdownTimeoutMs: 5000, auditFlushMs: 1000, requiredProfiles: {}, devKeyFile: path.join(os.tmpdir(), `icr-server-test-${process.pid}.json`) });
+    let reached!: () => void;
+    let release!: () => void;
+    const inCheck = new Promise<void>((r) => (reached = r));
+    const gate = new Promise<void>((r) => (release = r));
+    // A write check that holds the Patient's create inside its transaction until the test lets it go.
+    const hold = async (_ctx: unknown, _s: unknown, resource: Record<string, unknown>) => {
+      if (resource.resourceType === 'Patient') {
+        reached();
+        await gate;
+      }
+      return [];
+    };
+    running = await startServer(config, { logger: createLogger('silent'), writeChecks: [hold] });
+    const token = await mintDevToken(await loadDevKey(config.devKeyFile), { scope: 'system/*.cruds', audience: config.authAudience });
+    const body = JSON.stringify({ resourceType: 'Patient', name: [{ family: 'HungUp' }] });
+    const req = http.request(`${running.url}/fhir/Patient`, { method: 'POST', headers: { 'Content-Type': 'application/fhir+json', Authorization: `Bearer ${token}` } });
+    req.on('error', () => undefined);
+    req.end(body);
+    await inCheck;
+    req.destroy();
+    const closing = running.close();
+    await new Promise((r) => setTimeout(r, 100));
+    release();
+    await closing;
+    running = undefined;
+    const client = new pg.Client({ connectionString: inject('postgresUrl') });
+    await client.connect();
+    try {
+      const stored = await client.query(`SELECT id FROM ${schema}.resource WHERE res_type = 'Patient'`);
+      expect(stored.rows).toHaveLength(1);
+      const audited = await client.query(`SELECT content FROM ${schema}.resource WHERE res_type = 'AuditEvent'`);
+      expect(audited.rows.map((r: { content: string }) => r.content).join()).toContain(`Patient/${stored.rows[0].id}`);
+    } finally {
+      await client.query(`DROP SCHEMA ${schema} CASCADE`);
+      await client.end();
+    }
   });
 
   it('runs on PostgreSQL with DATABASE_URL', async () => {

@@ -30,6 +30,8 @@ export class FhirService {
   auditor?: Auditor;
   private readonly targets: DispatchTargets;
   private readonly capabilityCache = new Map<string, string>();
+  private inFlight = 0;
+  private idleWaiters: (() => void)[] = [];
 
   constructor(
     readonly deps: ServiceDeps,
@@ -64,10 +66,36 @@ export class FhirService {
    * audited here, once per request (a transaction's entries together, with the transaction).
    */
   async dispatch(ctx: RequestContext, req: InteractionRequest, session?: StoreSession): Promise<FhirResponse> {
-    if (!this.auditor || session) return dispatch(this.targets, ctx, req, session);
+    if (session) return dispatch(this.targets, ctx, req, session);
+    this.inFlight++;
+    try {
+      return await this.dispatchAudited(ctx, req);
+    } finally {
+      if (--this.inFlight === 0) for (const wake of this.idleWaiters.splice(0)) wake();
+    }
+  }
+
+  /**
+   * Resolves once no request is being handled, or after timeoutMs. Shutdown waits for this before
+   * closing the database: a client that hung up does not stop the work its request started, and
+   * that work (and its audit record) must still reach the database.
+   */
+  idle(timeoutMs: number): Promise<boolean> {
+    if (this.inFlight === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeoutMs);
+      this.idleWaiters.push(() => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+  }
+
+  private async dispatchAudited(ctx: RequestContext, req: InteractionRequest): Promise<FhirResponse> {
+    if (!this.auditor) return dispatch(this.targets, ctx, req);
     let response: FhirResponse;
     try {
-      response = await dispatch(this.targets, ctx, req, session);
+      response = await dispatch(this.targets, ctx, req);
     } catch (err) {
       await this.auditor.record(ctx, req, err instanceof FhirError ? err.status : 500);
       throw err;
