@@ -5,6 +5,7 @@
  *   BENCH_ONLY       comma-separated subset: http, auth, validate, rules, sync, indicators
  *   BENCH_INDICATORS_SIZES  patients at each point of the indicators bench (default 10000,25000,50000,100000)
  *   BENCH_POSTGRES_URL  an admin connection to create the benchmark databases (default local)
+ *   BENCH_NO_BUILD   set to skip `npm run build` (dist/ is already up to date)
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs/promises';
@@ -25,7 +26,7 @@ const postgresUrl = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0
 const log = (line: string) => console.log(line);
 const results: Record<string, unknown> = { date: new Date().toISOString() };
 
-execFileSync('npm', ['run', 'build', '--silent'], { stdio: 'inherit' });
+if (!process.env.BENCH_NO_BUILD) execFileSync('npm', ['run', 'build', '--silent'], { stdio: 'inherit' });
 
 // The servers under test accept development tokens signed with a key of this run.
 const keyFile = path.join(await fs.mkdtemp(path.join(os.tmpdir(), 'icr-bench-key-')), 'dev-key.json');

@@ -14,8 +14,8 @@ export interface AccessPolicy {
   checkInteraction(ctx: RequestContext, interaction: Interaction, type: string | undefined): Promise<void>;
   /** Extra search criteria that limit what the caller sees of a type. */
   searchRestrictions(ctx: RequestContext, type: string, exec?: SqlExecutor): Promise<AnyCriterion[]>;
-  /** The same for reading one resource by id (read and vread). */
-  readRestrictions(ctx: RequestContext, type: string, exec?: SqlExecutor): Promise<AnyCriterion[]>;
+  /** The same for reading the resource of this id (read and vread). */
+  readRestrictions(ctx: RequestContext, type: string, exec: SqlExecutor | undefined, id: string): Promise<AnyCriterion[]>;
   /**
    * The resources the caller may see, of those given (for read, history and includes). `exec` is
    * the transaction the caller runs in, if any: the policy must read through it.

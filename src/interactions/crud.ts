@@ -42,7 +42,7 @@ export class CrudInteractions {
 
   async read(ctx: RequestContext, type: string, id: string, options: ReadOptions = {}, session?: StoreSession): Promise<FhirResponse> {
     await this.deps.policy.checkInteraction(ctx, 'read', type);
-    const where = await this.deps.policy.readRestrictions(ctx, type, session?.exec);
+    const where = await this.deps.policy.readRestrictions(ctx, type, session?.exec, id);
     const r = await (session ?? this.deps.store.reader()).read(type, id, { where });
     if (!r) throw notFound(`${type}/${id} is not known`);
     if (r.deleted) throw gone(`${type}/${id} was deleted (version ${r.version - 1} was the last one with content)`);
@@ -60,7 +60,7 @@ export class CrudInteractions {
     if (!/^\d{1,9}$/.test(versionText)) throw notFound(`${type}/${id} has no version '${versionText}' (versions are whole numbers)`);
     const reader = session ?? this.deps.store.reader();
     // Visibility is decided on the current version: who may see a resource may see its history.
-    const where = await this.deps.policy.readRestrictions(ctx, type, session?.exec);
+    const where = await this.deps.policy.readRestrictions(ctx, type, session?.exec, id);
     if (!(await reader.read(type, id, { where }))) throw notFound(`${type}/${id} is not known`);
     const r = await reader.readVersion(type, id, Number(versionText));
     if (!r) throw notFound(`${type}/${id} has no version ${versionText}`);

@@ -24,7 +24,7 @@ class PolicyReader {
   ) {}
 
   async read(type: string, id: string): Promise<Obj | undefined> {
-    const where = await this.deps.policy.readRestrictions(this.ctx, type);
+    const where = await this.deps.policy.readRestrictions(this.ctx, type, undefined, id);
     const r = await this.session.read(type, id, { where });
     return r && !r.deleted && r.json ? (JSON.parse(r.json) as Obj) : undefined;
   }

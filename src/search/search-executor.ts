@@ -51,9 +51,17 @@ const stored = (type: string, r: ResourceRow): StoredResource => ({
   json: r.content,
 });
 
+/** Criteria that leave few rows whatever the size of the database: an id, an identifier, a reference. */
+function isNarrowing(c: AnyCriterion): boolean {
+  if (c.kind === 'compartment' || c.kind === 'id-set') return true;
+  if (c.kind !== 'param' || c.modifier === 'missing' || c.modifier === 'not') return false;
+  return c.param.type === 'reference' || c.param.code === '_id' || c.param.code === 'identifier';
+}
+
 function whereClause(sql: SqlParams, req: SearchRequest, options: ExecuteOptions): string {
   const conditions = [`r.res_type = ${sql.p(req.resourceType)}`, 'NOT r.deleted'];
-  for (const c of [...req.criteria, ...(options.restrictions ?? [])]) conditions.push(criterionSql(sql, c, req.resourceType, 'r.id', options));
+  const ctx: SqlContext = { ...options, narrowed: req.criteria.some(isNarrowing), criteria: req.criteria.length > 0 };
+  for (const c of [...req.criteria, ...(options.restrictions ?? [])]) conditions.push(criterionSql(sql, c, req.resourceType, 'r.id', ctx));
   return conditions.join('\n  AND ');
 }
 

@@ -1,7 +1,7 @@
 import { badRequest } from '../fhir/errors.js';
 import { isResourceType } from '../fhir/resource-types.js';
 import { COLUMN_PARAMS, MODIFIERS, type SearchParamDef, type SearchParameterRegistry } from './parameters.js';
-import type { SqlParams } from './search-sql.js';
+import type { SqlContext, SqlParams } from './search-sql.js';
 
 export type Prefix = 'eq' | 'ne' | 'gt' | 'lt' | 'ge' | 'le' | 'sa' | 'eb' | 'ap';
 const PREFIXES: Prefix[] = ['eq', 'ne', 'gt', 'lt', 'ge', 'le', 'sa', 'eb', 'ap'];
@@ -45,7 +45,7 @@ export interface IdSetCriterion {
  */
 export interface CustomCriterion {
   kind: 'custom';
-  sql(params: SqlParams, type: string, idExpr: string): string;
+  sql(params: SqlParams, type: string, idExpr: string, ctx?: SqlContext): string;
 }
 
 export type AnyCriterion = Criterion | HasCriterion | CompartmentCriterion | IdSetCriterion | CustomCriterion;

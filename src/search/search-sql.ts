@@ -22,6 +22,13 @@ export class SqlParams {
 export interface SqlContext {
   /** Absolute references that start with this base are local. */
   localBase?: string;
+  /**
+   * The query's other conditions already pick out a few rows (an id, a reference to one
+   * resource): conditions of the access policy are then checked on those rows, one by one.
+   */
+  narrowed?: boolean;
+  /** The query has criteria of its own (selective or not). */
+  criteria?: boolean;
 }
 
 const TABLE: Record<string, string> = {
@@ -41,7 +48,7 @@ const TABLE: Record<string, string> = {
 export function criterionSql(sql: SqlParams, c: AnyCriterion, type: string, idExpr: string, ctx: SqlContext): string {
   switch (c.kind) {
     case 'custom':
-      return `(${c.sql(sql, type, idExpr)})`;
+      return `(${c.sql(sql, type, idExpr, ctx)})`;
     case 'id-set':
       return `${idExpr} = ANY(${sql.p(c.ids)}::text[])`;
     case 'compartment': {

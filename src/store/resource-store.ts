@@ -232,7 +232,7 @@ export class StoreSession {
   async read(type: string, id: string, options: { lock?: boolean; where?: AnyCriterion[] } = {}): Promise<StoredResource | undefined> {
     if (options.where?.length) {
       const sql = new SqlParams();
-      const conditions = [`r.res_type = ${sql.p(type)}`, `r.id = ${sql.p(id)}`, ...options.where.map((c) => criterionSql(sql, c, type, 'r.id', {}))];
+      const conditions = [`r.res_type = ${sql.p(type)}`, `r.id = ${sql.p(id)}`, ...options.where.map((c) => criterionSql(sql, c, type, 'r.id', { narrowed: true }))];
       const text = `SELECT version, last_updated, deleted, content FROM resource r WHERE ${conditions.join(' AND ')}`;
       // The policy's SQL depends only on the type and the kind of caller: few shapes, each prepared once.
       const { rows } = await this.exec.query<Row>(text, sql.values, { prepare: `icr_rw_${createHash('sha1').update(text).digest('hex').slice(0, 16)}` });
