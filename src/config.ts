@@ -227,7 +227,7 @@ export const SETTINGS = {
   requestTimeoutMs: { name: 'REQUEST_TIMEOUT_MS', description: 'Longest time a request may take before it is answered 503', defaultText: '30000', parse: (r) => integer('REQUEST_TIMEOUT_MS', r, 30000, 100, 3600000) },
   shutdownTimeoutMs: {
     name: 'SHUTDOWN_TIMEOUT_MS',
-    description: 'On SIGTERM, how long running requests may finish before the server closes anyway',
+    description: 'On SIGTERM, how long running requests (also those whose client hung up) may finish before the database closes anyway',
     defaultText: '10000',
     parse: (r) => integer('SHUTDOWN_TIMEOUT_MS', r, 10000, 0, 600000),
   },
